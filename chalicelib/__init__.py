@@ -1,0 +1,1 @@
+"""mps-thumbnail: a JD Cloud MPS compatible video thumbnail service."""

@@ -1,0 +1,1 @@
+"""The local stack: an AWS emulator on loopback, the API, and the worker in process."""
