@@ -21,6 +21,8 @@ class Settings:
     presign_seconds: int
     max_count: int
     max_source_pixels: int
+    retention_days: int
+    extract_concurrency: int
 
 
 def _int(name: str, default: int) -> int:
@@ -45,6 +47,8 @@ def load_settings() -> Settings:
         presign_seconds=_int("MPS_PRESIGN_SECONDS", 3600),
         max_count=_int("MPS_MAX_COUNT", 100),
         max_source_pixels=_int("MPS_MAX_SOURCE_PIXELS", 8192 * 8192),
+        retention_days=_int("MPS_TASK_RETENTION_DAYS", 90),
+        extract_concurrency=_int("MPS_EXTRACT_CONCURRENCY", 3),
     )
 
 

@@ -1,0 +1,81 @@
+"""The whole service on one machine: emulator, API and in-process worker.
+
+`python -m local.stack` (what `make serve` runs) serves in the foreground until
+interrupted; tests and the demo start it in process with free ports.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+
+import boto3
+from chalice.config import Config
+from chalice.local import LocalDevServer, create_local_server
+
+from chalicelib import services
+from chalicelib.settings import get_settings
+from chalicelib.store import create_table
+from local.emulator import Emulator
+
+log = logging.getLogger(__name__)
+
+
+class LocalStack:
+    """Emulator on `emulator_port`, API on `api_port` (0 picks a free port)."""
+
+    def __init__(self, api_port: int = 8000, emulator_port: int = 5000, host: str = "127.0.0.1") -> None:
+        self.emulator = Emulator(port=emulator_port)
+        self._api_port = api_port
+        self._host = host
+        self._server: LocalDevServer | None = None
+        self._thread: threading.Thread | None = None
+        self.api_url = ""
+
+    def start(self) -> "LocalStack":
+        self.emulator.start()
+        os.environ.update({"MPS_AWS_ENDPOINT_URL": self.emulator.url, "MPS_DISPATCH": "local"})
+        services.reset()
+        settings = get_settings()
+        create_table(boto3.resource("dynamodb", endpoint_url=self.emulator.url, region_name=settings.aws_region),
+                     settings.table_name)
+        from app import app  # imported after the environment is set, as Lambda would see it
+
+        config = Config.create(chalice_app=app, app_name=app.app_name, chalice_stage="local")
+        self._server = create_local_server(app, config, self._host, self._api_port)
+        host, port = self._server.server.server_address[:2]
+        self.api_url = f"http://{host}:{port}"
+        self._thread = threading.Thread(target=self._server.server.serve_forever, daemon=True, name="api")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+        self.emulator.stop()
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stack = LocalStack(api_port=int(os.environ.get("API_PORT", 8000)),
+                       emulator_port=int(os.environ.get("EMULATOR_PORT", 5000))).start()
+    print(f"API       {stack.api_url}\nemulator  {stack.emulator.url} (S3, DynamoDB, ...; "
+          f"credentials testing/testing, region {get_settings().aws_region})\nCtrl-C stops.", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    stack.stop()
+
+
+if __name__ == "__main__":
+    main()
