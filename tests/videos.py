@@ -21,6 +21,8 @@ BITS = 10
 class TestVideo:
     """A generated video and what a test needs to know about it."""
 
+    __test__ = False  # a data class, not a pytest test class
+
     path: Path
     width: int
     height: int
