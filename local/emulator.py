@@ -1,6 +1,7 @@
 """Moto's server mode on loopback: S3, DynamoDB and the rest of AWS, with no account."""
 from __future__ import annotations
 
+import logging
 import os
 
 import boto3
@@ -23,6 +24,7 @@ class Emulator:
     def start(self) -> "Emulator":
         for name, value in FAKE_CREDENTIALS.items():
             os.environ.setdefault(name, value)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per emulator call drowns the rest
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.url = f"http://{host}:{port}"
