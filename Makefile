@@ -20,5 +20,12 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The CloudFormation (SAM) template and deployment.zip of a stage: `make package STAGE=prod` (default dev).
+package: $(STAMP)
+	rm -rf build/package
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --stage $(or $(STAGE),dev) \
+		--merge-template infra/template.json build/package/
+	$(BIN)/cfn-lint build/package/sam.json
+
 clean:
 	rm -rf $(VENV) build demo-output

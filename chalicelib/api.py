@@ -6,10 +6,12 @@ import logging
 import re
 from typing import Any
 
+from chalicelib.delivery import Delivery, region_settings
 from chalicelib.dispatch import DispatchFailed, Dispatcher
 from chalicelib.errors import ApiError, InvalidArgument
 from chalicelib.model import ERROR, PENDING, RUNNING, SUCCESS, Task, TaskSpec, format_time, new_task_id, now_ms, \
     parse_time, task_id_bounds
+from chalicelib.notifications import EndpointPolicy, Sender, confirm_subscription, parse_settings
 from chalicelib.store import TaskStore
 from chalicelib.validation import parse_task_spec, validate_region
 
@@ -105,3 +107,21 @@ def list_thumbnail_tasks(store: TaskStore, region_id: str, query: dict[str, str]
         "taskList": [task.to_api() for task in page.tasks],
         "truncated": page.next_marker is not None,
     }}
+
+
+def set_notification(store: TaskStore, delivery: Delivery | None, policy: EndpointPolicy, sender: Sender,
+                     region_id: str, body: Any) -> None:
+    """Stores a region's settings; an endpoint must be allowed and pass the confirmation handshake first."""
+    validate_region(region_id)
+    settings = parse_settings(body)
+    if settings.enabled:
+        if delivery is None:
+            raise Unavailable("notifications are not configured on this stage (no MPS_NOTIFY_QUEUE_URL)")
+        assert settings.endpoint is not None  # parse_settings requires it when enabled
+        policy.check(settings.endpoint)
+        confirm_subscription(sender, settings.endpoint, region_id)
+    store.put_notification(region_id, settings.to_api())
+
+
+def get_notification(store: TaskStore, region_id: str) -> dict[str, Any]:
+    return {"notification": region_settings(store, validate_region(region_id)).to_api()}

@@ -10,7 +10,8 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.errors import ApiError, Internal
+from chalicelib.errors import ApiError, Internal, Unauthenticated
+from chalicelib.signature import SignatureVerifier, SignedRequest
 
 log = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "x-jdcloud-request-id"
@@ -27,6 +28,11 @@ def success(request_id: str, result: dict[str, Any] | None) -> Response:
     return _response(request_id, 200, body)
 
 
+def plain(body: dict[str, Any]) -> Response:
+    """A JSON answer outside the envelope (the OpenAPI document), still carrying a request ID."""
+    return _response(new_request_id(), 200, body)
+
+
 def failure(request_id: str, error: ApiError) -> Response:
     body = {"requestId": request_id,
             "error": {"code": error.status_code, "status": error.canonical, "message": error.message}}
@@ -40,6 +46,17 @@ def _response(request_id: str, status: int, body: dict[str, Any]) -> Response:
 
 CANONICAL = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
              429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+
+
+def front_door(request: Any, get_response: Callable[[Any], Response],
+               verifier: SignatureVerifier | None) -> Response:
+    """Every HTTP request: the signature check where it is on, then the route, then the envelope."""
+    if verifier is not None:
+        try:
+            verifier.verify(SignedRequest.from_chalice(request))
+        except Unauthenticated as exc:
+            return failure(new_request_id(), exc)
+    return enveloped(get_response(request))
 
 
 def enveloped(response: Response) -> Response:

@@ -35,8 +35,6 @@ from chalicelib.errors import ErrorCode, TaskFailed
 from chalicelib.ffmpeg import input_args, last_lines, run_ffmpeg, source_error
 from chalicelib.settings import get_settings
 
-FORMATS: dict[str, str] = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
-
 _ENCODERS: dict[str, list[str]] = {
     "jpg": ["-c:v", "mjpeg", "-q:v", "3"],
     "png": ["-c:v", "png"],

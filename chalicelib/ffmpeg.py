@@ -14,8 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from functools import lru_cache
 
-import imageio_ffmpeg
-
+from chalicelib.binary import bundled_ffmpeg, runnable
 from chalicelib.errors import ErrorCode, TaskFailed
 
 # What a presigned S3 URL needs, and nothing else (no file, concat, hls, data, subfile, crypto...).
@@ -30,7 +29,7 @@ DECODER_THREADS = str(max(1, min(os.cpu_count() or 1, 4)))
 @lru_cache(maxsize=1)
 def ffmpeg_exe() -> str:
     """Path of the bundled ffmpeg (imageio-ffmpeg ships no ffprobe)."""
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    return runnable(bundled_ffmpeg())
 
 
 @lru_cache(maxsize=1)

@@ -12,6 +12,8 @@ RUNNING = "RUNNING"
 SUCCESS = "SUCCESS"
 ERROR = "ERROR"
 STATUSES = (PENDING, RUNNING, SUCCESS, ERROR)
+# Output formats and the Content-Type each image is stored with.
+FORMATS: dict[str, str] = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,12 @@ class Settings:
     max_source_pixels: int
     retention_days: int
     extract_concurrency: int
+    notify_queue_url: str | None
+    notify_allow: frozenset[str]
+    notify_delay_scale: float
+    notify_timeout_seconds: float
+    access_keys_json: str | None
+    access_keys_secret: str | None
 
 
 def _int(name: str, default: int) -> int:
@@ -49,6 +55,12 @@ def load_settings() -> Settings:
         max_source_pixels=_int("MPS_MAX_SOURCE_PIXELS", 8192 * 8192),
         retention_days=_int("MPS_TASK_RETENTION_DAYS", 90),
         extract_concurrency=_int("MPS_EXTRACT_CONCURRENCY", 3),
+        notify_queue_url=os.environ.get("MPS_NOTIFY_QUEUE_URL") or None,
+        notify_allow=frozenset(filter(None, os.environ.get("MPS_NOTIFY_ALLOW", "").split(","))),
+        notify_delay_scale=_float("MPS_NOTIFY_DELAY_SCALE", 1.0),
+        notify_timeout_seconds=_float("MPS_NOTIFY_TIMEOUT", 5.0),
+        access_keys_json=os.environ.get("MPS_ACCESS_KEYS") or None,
+        access_keys_secret=os.environ.get("MPS_ACCESS_KEYS_SECRET") or None,
     )
 
 

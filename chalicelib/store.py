@@ -18,6 +18,10 @@ from chalicelib.model import (ERROR, PENDING, RUNNING, SUCCESS, Rule, Source, Ta
                               TaskSpec, format_time, now_ms)
 
 REGION_INDEX = "byRegion"
+# Region settings share the table under keys no task ID can take; they carry no regionId
+# attribute, so the region index never lists them.
+NOTIFICATION_KEY = "notification:{}"
+NONCE_KEY = "nonce:{}"
 EXPIRY_ATTRIBUTE = "expiresAt"
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 
@@ -78,29 +82,18 @@ def _plain(value: Any) -> Any:
 
 
 def _to_item(task: Task, expires_at: int) -> dict[str, Any]:
-    spec = task.spec
+    api = task.to_api()
+    target = api["target"]
     item: dict[str, Any] = {
         "taskID": task.taskID,
         "regionId": task.regionId,
         "status": task.status,
         "createdTime": task.createdTime,
         "lastUpdatedTime": task.lastUpdatedTime,
-        "source": {"bucket": spec.source.bucket, "key": spec.source.key},
-        "target": {
-            "destBucket": spec.target.destBucket,
-            "destKeyPrefix": spec.target.destKeyPrefix,
-            "format": spec.target.format,
-            "widthInPixel": spec.target.widthInPixel,
-            "heightInPixel": spec.target.heightInPixel,
-        },
-        "rule": {
-            "mode": spec.rule.mode,
-            "keyFrame": spec.rule.keyFrame,
-            "startTimeInSecond": spec.rule.startTimeInSecond,
-            "endTimeInSecond": spec.rule.endTimeInSecond,
-            "count": spec.rule.count,
-        },
-        "keys": list(spec.target.keys),
+        "source": api["source"],
+        "target": {name: value for name, value in target.items() if name != "keys"},
+        "rule": api["rule"],
+        "keys": target["keys"],
         EXPIRY_ATTRIBUTE: expires_at,
     }
     if task.trigger:
@@ -178,7 +171,7 @@ class TaskStore:
 
     def finish(self, task_id: str, error_code: int | None, keys: list[str]) -> Task | None:
         """Ends a RUNNING task in SUCCESS (no error code) or ERROR; None if it was not RUNNING."""
-        values: dict[str, Any] = {":running": RUNNING, ":t": format_time(now_ms()),
+        values: dict[str, Any] = {":t": format_time(now_ms()),
                                   ":status": SUCCESS if error_code is None else ERROR, ":keys": keys}
         update = "SET #s = :status, lastUpdatedTime = :t, #k = :keys REMOVE leaseUntil"
         if error_code is not None:
@@ -219,3 +212,48 @@ class TaskStore:
         if len(found) > limit:
             return Page(found[:limit], found[limit - 1].taskID)
         return Page(found, None)
+
+    def put_notification(self, region_id: str, settings: dict[str, Any]) -> None:
+        self._table.put_item(Item={"taskID": NOTIFICATION_KEY.format(region_id), "settings": settings})
+
+    def get_notification(self, region_id: str) -> dict[str, Any] | None:
+        item = self._table.get_item(Key={"taskID": NOTIFICATION_KEY.format(region_id)},
+                                    ConsistentRead=True).get("Item")
+        return _plain(item["settings"]) if item else None
+
+    def was_notified(self, task_id: str) -> bool:
+        item = self._table.get_item(Key={"taskID": task_id}, ProjectionExpression="notifiedAt",
+                                    ConsistentRead=True).get("Item")
+        return bool(item and "notifiedAt" in item)
+
+    def mark_notified(self, task_id: str) -> bool:
+        """Records the one successful delivery; False if one was already recorded."""
+        try:
+            self._table.update_item(Key={"taskID": task_id}, UpdateExpression="SET notifiedAt = :t",
+                                    ConditionExpression=Attr("taskID").exists() & Attr("notifiedAt").not_exists(),
+                                    ExpressionAttributeValues={":t": format_time(now_ms())})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == _CONDITION_FAILED:
+                return False
+            raise
+        return True
+
+
+class NonceTable:
+    """Request nonces seen, in the task table, so replays are refused across Lambda containers."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def remember(self, nonce: str, expires_at: float) -> bool:
+        """False if the nonce is already recorded and not yet expired."""
+        now = now_ms() // 1000
+        try:
+            self._table.put_item(
+                Item={"taskID": NONCE_KEY.format(nonce), EXPIRY_ATTRIBUTE: int(expires_at) + 1},
+                ConditionExpression=Attr("taskID").not_exists() | Attr(EXPIRY_ATTRIBUTE).lt(now))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == _CONDITION_FAILED:
+                return False
+            raise
+        return True

@@ -5,10 +5,9 @@ import re
 from typing import Any
 
 from chalicelib.errors import InvalidArgument
-from chalicelib.model import Rule, Source, Target, TaskSpec
+from chalicelib.model import FORMATS, Rule, Source, Target, TaskSpec
 
 MODES = ("single", "multi", "average")
-FORMATS = ("jpg", "png", "webp")
 MIN_SIDE, MAX_SIDE = 8, 4096
 MAX_KEY_LENGTH = 1024
 REGION_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

@@ -14,8 +14,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import services
 from chalicelib.errors import ErrorCode, TaskFailed
-from chalicelib.extract import FORMATS, extract_frame
-from chalicelib.model import Task
+from chalicelib.events import publish_finished
+from chalicelib.extract import extract_frame
+from chalicelib.model import FORMATS, Task
 from chalicelib.planning import plan_times
 from chalicelib.probe import probe
 from chalicelib.settings import Settings, get_settings
@@ -55,7 +56,18 @@ def run_task(task_id: str, settings: Settings) -> Task | None:
     except Exception:  # a bug must still end the task, never leave it RUNNING
         log.exception("task %s failed unexpectedly", task_id)
         error = ErrorCode.INTERNAL
-    return store.finish(task_id, int(error) if error is not None else None, keys)
+    finished = store.finish(task_id, int(error) if error is not None else None, keys)
+    if finished is not None:
+        _announce(finished)
+    return finished
+
+
+def _announce(task: Task) -> None:
+    """Tells the world a task ended; these hooks never raise, so the recorded result stands."""
+    publish_finished(task)
+    delivery = services.get_delivery()
+    if delivery is not None:
+        delivery.enqueue(task)
 
 
 def _check_source(s3: Any, bucket: str, key: str) -> None:

@@ -5,6 +5,7 @@ interrupted; tests and the demo start it in process with free ports.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -17,7 +18,11 @@ from chalice.local import LocalDevServer, create_local_server
 from chalicelib import services
 from chalicelib.settings import get_settings
 from chalicelib.store import create_table
+from app import NOTIFY_QUEUE, app, start_triggered_tasks
+from chalicelib.triggers import configured_triggers
 from local.emulator import Emulator
+from local.queues import QueuePoller
+from local.triggers import TriggerFeed, start_triggers
 
 log = logging.getLogger(__name__)
 
@@ -25,22 +30,40 @@ log = logging.getLogger(__name__)
 class LocalStack:
     """Emulator on `emulator_port`, API on `api_port` (0 picks a free port)."""
 
-    def __init__(self, api_port: int = 8000, emulator_port: int = 5000, host: str = "127.0.0.1") -> None:
+    def __init__(self, api_port: int = 8000, emulator_port: int = 5000, host: str = "127.0.0.1",
+                 triggers: list[dict[str, object]] | None = None) -> None:
         self.emulator = Emulator(port=emulator_port)
         self._api_port = api_port
         self._host = host
         self._server: LocalDevServer | None = None
         self._thread: threading.Thread | None = None
         self.api_url = ""
+        self._pollers: list[QueuePoller] = []
+        # S3 triggers (chalicelib.triggers): this list, else MPS_TRIGGERS from the environment.
+        self._triggers = triggers
+        self.triggers: TriggerFeed | None = None
 
     def start(self) -> "LocalStack":
         self.emulator.start()
-        os.environ.update({"MPS_AWS_ENDPOINT_URL": self.emulator.url, "MPS_DISPATCH": "local"})
+        notify_queue = self.emulator.client("sqs").create_queue(QueueName=NOTIFY_QUEUE)["QueueUrl"]
+        os.environ.update({"MPS_AWS_ENDPOINT_URL": self.emulator.url, "MPS_DISPATCH": "local",
+                           "MPS_NOTIFY_QUEUE_URL": notify_queue})
+        # Everything runs on this machine, so notification endpoints on loopback are fine here.
+        os.environ.setdefault("MPS_NOTIFY_ALLOW", "loopback")
         services.reset()
         settings = get_settings()
         create_table(boto3.resource("dynamodb", endpoint_url=self.emulator.url, region_name=settings.aws_region),
                      settings.table_name)
-        from app import app  # imported after the environment is set, as Lambda would see it
+        self._pollers.append(QueuePoller(self.emulator.client("sqs"), notify_queue,
+                                         lambda body: services.require_delivery().handle(body)).start())
+
+        if self._triggers is not None:
+            os.environ["MPS_TRIGGERS"] = json.dumps(self._triggers)
+        watched = configured_triggers(settings)
+        if watched:
+            self.triggers, poller = start_triggers(self.emulator.client("s3"), self.emulator.client("sqs"), watched,
+                                                   settings.aws_region, start_triggered_tasks)
+            self._pollers.append(poller)
 
         config = Config.create(chalice_app=app, app_name=app.app_name, chalice_stage="local")
         self._server = create_local_server(app, config, self._host, self._api_port)
@@ -51,6 +74,8 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
+        for poller in self._pollers:
+            poller.stop()
         if self._server is not None:
             self._server.shutdown()
         self.emulator.stop()

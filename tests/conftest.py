@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,31 @@ from local.emulator import Emulator
 from local.stack import LocalStack
 from tests.videos import TestVideo, make_video
 
+# The S3 triggers of the session's stack (tests/test_triggers.py uses them).
+WATCHED = "trigger-uploads"
+THUMBNAILS = "trigger-thumbnails"
+ARCHIVE = "trigger-archive"
+REGION = "triggered"
+TRIGGERS: list[dict[str, Any]] = [
+    {"bucket": WATCHED, "prefix": "in/", "suffix": ".mp4", "regionId": REGION,
+     "rule": {"mode": "multi", "startTimeInSecond": 1, "endTimeInSecond": 3, "count": 2},
+     "target": {"destBucket": THUMBNAILS, "format": "jpg"}},
+    # Watches where the first trigger writes: its thumbnails must not start tasks here.
+    {"bucket": THUMBNAILS, "regionId": REGION, "target": {"destBucket": ARCHIVE}},
+]
+
 SHARED_MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "files"
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
-    """The local stack for the whole session: emulator and API on free loopback ports."""
-    with LocalStack(api_port=0, emulator_port=0) as running:
+    """The local stack for the whole session: emulator and API on free loopback ports.
+
+    Notification retries run 20 times faster than in production so that tests see several.
+    """
+    os.environ["MPS_NOTIFY_DELAY_SCALE"] = "0.05"
+    os.environ["MPS_NOTIFY_TIMEOUT"] = "1"
+    with LocalStack(api_port=0, emulator_port=0, triggers=TRIGGERS) as running:
         yield running
 
 
@@ -52,6 +71,14 @@ def video_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def numbered_video(video_dir: Path) -> TestVideo:
     """4 s at 25 fps, 320x240, keyframe every second, B-frames on."""
     return make_video(video_dir / "numbered.mp4")
+
+
+@pytest.fixture(scope="session")
+def url_of(s3) -> Callable[[Path], str]:  # noqa: ANN001
+    """Uploads a local file into a session bucket and gives a presigned URL of it, as the worker makes."""
+    bucket = "presigned-media"
+    s3.create_bucket(Bucket=bucket)
+    return lambda path: presigned_url(s3, bucket, upload(s3, bucket, path))
 
 
 def upload(s3, bucket: str, path: Path, key: str | None = None) -> str:  # noqa: ANN001

@@ -7,31 +7,17 @@ from pathlib import Path
 import pytest
 
 from chalicelib.errors import ErrorCode, TaskFailed
-from chalicelib.extract import FORMATS, extract_frame
+from chalicelib.extract import extract_frame
+from chalicelib.model import FORMATS
 from chalicelib.ffmpeg import ffmpeg_exe
 from chalicelib.planning import plan_times
 from chalicelib.probe import probe
 from chalicelib.sizing import output_size
 from tests import videos
-from tests.conftest import presigned_url, upload
 from tests.videos import image_size, make_video, read_frame_number
 
 TIMEOUT = 30
 MAGIC = {"jpg": (0, b"\xff\xd8\xff"), "png": (0, b"\x89PNG\r\n\x1a\n"), "webp": (8, b"WEBP")}
-
-
-@pytest.fixture(scope="module")
-def media_bucket(s3) -> str:  # noqa: ANN001
-    name = "extract-media"
-    s3.create_bucket(Bucket=name)
-    return name
-
-
-@pytest.fixture(scope="module")
-def url_of(s3, media_bucket: str):  # noqa: ANN001, ANN201
-    def url(path: Path) -> str:
-        return presigned_url(s3, media_bucket, upload(s3, media_bucket, path))
-    return url
 
 
 @pytest.fixture(scope="module")

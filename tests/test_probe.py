@@ -15,7 +15,7 @@ import pytest
 from chalicelib.errors import ErrorCode, TaskFailed
 from chalicelib.ffmpeg import ffmpeg_exe, input_args, run_ffmpeg
 from chalicelib.probe import probe
-from tests.conftest import presigned_url, upload
+from tests.conftest import presigned_url
 from tests import videos
 from tests.videos import make_video
 
@@ -34,20 +34,6 @@ def unknown_durations(source: Path, target: Path) -> Path:
         data[at + offset:at + offset + 4] = struct.pack(">I", 0xFFFFFFFF)
     target.write_bytes(data)
     return target
-
-
-@pytest.fixture(scope="module")
-def media_bucket(s3) -> str:  # noqa: ANN001
-    name = "probe-media"
-    s3.create_bucket(Bucket=name)
-    return name
-
-
-@pytest.fixture(scope="module")
-def url_of(s3, media_bucket: str):  # noqa: ANN001, ANN201
-    def url(path: Path) -> str:
-        return presigned_url(s3, media_bucket, upload(s3, media_bucket, path))
-    return url
 
 
 @pytest.fixture(scope="module")
@@ -137,9 +123,9 @@ def test_garbage_is_undecodable(video_dir: Path, url_of) -> None:  # noqa: ANN00
     assert failed.value.code == ErrorCode.UNDECODABLE
 
 
-def test_missing_object_is_source_not_found(s3, media_bucket: str) -> None:  # noqa: ANN001
+def test_missing_object_is_source_not_found(s3, bucket: str) -> None:  # noqa: ANN001
     with pytest.raises(TaskFailed) as failed:
-        probe(presigned_url(s3, media_bucket, "no-such-key.mp4"), 20)
+        probe(presigned_url(s3, bucket, "no-such-key.mp4"), 20)
     assert failed.value.code == ErrorCode.SOURCE_NOT_FOUND
 
 

@@ -6,30 +6,12 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from chalice import Chalice, Response
-from chalice.config import Config as ChaliceConfig
-from chalice.local import create_local_server
-from jdcloud_sdk.core.config import Config
 from jdcloud_sdk.core.credential import Credential
 from jdcloud_sdk.core.signer import Signer
-from jdcloud_sdk.services.mps.apis.CreateThumbnailTaskRequest import (
-    CreateThumbnailTaskParameters,
-    CreateThumbnailTaskRequest,
-)
-from jdcloud_sdk.services.mps.apis.GetThumbnailTaskRequest import GetThumbnailTaskParameters, GetThumbnailTaskRequest
-from jdcloud_sdk.services.mps.apis.ListThumbnailTaskRequest import (
-    ListThumbnailTaskParameters,
-    ListThumbnailTaskRequest,
-)
-from jdcloud_sdk.services.mps.client.MpsClient import MpsClient
-from jdcloud_sdk.services.mps.models.ThumbnailTaskRule import ThumbnailTaskRule
-from jdcloud_sdk.services.mps.models.ThumbnailTaskSource import ThumbnailTaskSource
-from jdcloud_sdk.services.mps.models.ThumbnailTaskTarget import ThumbnailTaskTarget
 
 from chalicelib.errors import Unauthenticated
 from chalicelib.signature import (
@@ -252,82 +234,6 @@ def test_default_port_is_left_out_of_the_signed_host() -> None:
     request = sdk_signed("GET", "https://mps.example.com:443/v1/regions/cn-north-1/thumbnail/abc")
     assert request.headers["host"] == "mps.example.com:443"
     assert verifier().verify(request) == ACCESS_KEY
-
-
-# (b) The SDK's own client, over HTTP, into a Chalice app served by `chalice local`.
-
-def _signature_app(check: SignatureVerifier) -> Chalice:
-    app = Chalice(app_name="signature-test")
-
-    def answer() -> Response:
-        request = app.current_request
-        try:
-            access_key = check.verify(SignedRequest.from_chalice(request))
-        except Unauthenticated as exc:
-            error = {"code": exc.status_code, "status": exc.canonical, "message": exc.message}
-            return Response({"requestId": "req-test", "error": error}, status_code=exc.status_code)
-        seen = {k: request.query_params.getlist(k) for k in request.query_params or {}}
-        return Response({"requestId": "req-test", "result": {"accessKey": access_key, "query": seen}})
-
-    @app.route("/v1/regions/{regionId}/thumbnail", methods=["GET", "POST"])
-    def thumbnails(regionId: str) -> Response:  # noqa: N803
-        return answer()
-
-    @app.route("/v1/regions/{regionId}/thumbnail/{taskId}", methods=["GET"])
-    def thumbnail(regionId: str, taskId: str) -> Response:  # noqa: N803
-        return answer()
-
-    return app
-
-
-@pytest.fixture(scope="module")
-def local_endpoint() -> Iterator[str]:
-    server = create_local_server(_signature_app(verifier()), ChaliceConfig.create(), "127.0.0.1", 0)
-    thread = threading.Thread(target=server.server.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server.server_address[1]}"
-    server.shutdown()
-    thread.join(timeout=5)
-
-
-def client(endpoint: str, secret: str = SECRET) -> MpsClient:
-    return MpsClient(Credential(ACCESS_KEY, secret), Config(endpoint, scheme="http"), RecordingLogger())
-
-
-def test_sdk_client_create_passes_through_chalice(local_endpoint: str) -> None:
-    params = CreateThumbnailTaskParameters(
-        "cn-north-1", ThumbnailTaskSource("media", "in/video.mp4"), ThumbnailTaskTarget("out", format="jpg")
-    )
-    params.setRule(ThumbnailTaskRule(mode="multi", count=5))
-    response = client(local_endpoint).send(CreateThumbnailTaskRequest(params))
-    assert response.error is None
-    assert response.result["accessKey"] == ACCESS_KEY
-
-
-def test_sdk_client_list_passes_through_chalice(local_endpoint: str) -> None:
-    params = ListThumbnailTaskParameters("cn-north-1")
-    params.setStatus("SUCCESS")
-    params.setBegin("2024-01-01T00:00:00.000Z")
-    params.setLimit(10)
-    response = client(local_endpoint).send(ListThumbnailTaskRequest(params))
-    assert response.error is None
-    assert response.result["accessKey"] == ACCESS_KEY
-    assert response.result["query"] == {"status": ["SUCCESS"], "begin": ["2024-01-01T00:00:00.000Z"], "limit": ["10"]}
-
-
-def test_sdk_client_get_passes_through_chalice(local_endpoint: str) -> None:
-    response = client(local_endpoint).send(GetThumbnailTaskRequest(GetThumbnailTaskParameters("cn-north-1", "abc")))
-    assert response.error is None
-    assert response.result["accessKey"] == ACCESS_KEY
-
-
-def test_sdk_client_with_wrong_secret_gets_the_error_envelope(local_endpoint: str) -> None:
-    request = GetThumbnailTaskRequest(GetThumbnailTaskParameters("cn-north-1", "abc"))
-    response = client(local_endpoint, secret="not-the-secret").send(request)
-    assert response.result is None
-    assert response.request_id == "req-test"
-    assert (response.error.code, response.error.status) == (401, "UNAUTHENTICATED")
-    assert "signature does not match" in response.error.message
 
 
 # (c) Each way a request is refused.
