@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice import Chalice, IAMAuthorizer, Response
 
 from chalicelib import api, openapi, services, triggers
 from chalicelib.envelope import front_door, jdcloud_call, plain
@@ -12,6 +12,11 @@ from chalicelib.settings import get_settings
 from chalicelib.worker import handle_event
 
 app = Chalice(app_name="mps-thumbnail")
+
+# API Gateway's IAM auth, unless a stage serves JD Cloud clients and checks their
+# signatures itself (MPS_API_AUTH=jdcloud with MPS_ACCESS_KEYS_SECRET; see docs/deploy.md).
+# Chalice imports the app with the stage's environment, so this is per stage.
+AUTHORIZER = None if os.environ.get("MPS_API_AUTH") == "jdcloud" else IAMAuthorizer()
 
 # Accept what real clients send (curl -d labels JSON as a form); the body is parsed as JSON regardless.
 BODY_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded"]
@@ -26,7 +31,7 @@ def jdcloud_front_door(event: Any, get_response: Any) -> Any:
     return front_door(event, get_response, services.get_verifier())
 
 
-@app.route("/v1/regions/{regionId}/thumbnail", methods=["POST"], content_types=BODY_TYPES)
+@app.route("/v1/regions/{regionId}/thumbnail", methods=["POST"], content_types=BODY_TYPES, authorizer=AUTHORIZER)
 @jdcloud_call
 def create_thumbnail_task(regionId: str) -> dict[str, Any]:
     body = api.parse_json_body(app.current_request.raw_body)
@@ -34,19 +39,19 @@ def create_thumbnail_task(regionId: str) -> dict[str, Any]:
                                      get_settings().max_count)
 
 
-@app.route("/v1/regions/{regionId}/thumbnail/{taskId}", methods=["GET"])
+@app.route("/v1/regions/{regionId}/thumbnail/{taskId}", methods=["GET"], authorizer=AUTHORIZER)
 @jdcloud_call
 def get_thumbnail_task(regionId: str, taskId: str) -> dict[str, Any]:
     return api.get_thumbnail_task(services.get_store(), regionId, taskId)
 
 
-@app.route("/v1/regions/{regionId}/thumbnail", methods=["GET"])
+@app.route("/v1/regions/{regionId}/thumbnail", methods=["GET"], authorizer=AUTHORIZER)
 @jdcloud_call
 def list_thumbnail_task(regionId: str) -> dict[str, Any]:
     return api.list_thumbnail_tasks(services.get_store(), regionId, app.current_request.query_params or {})
 
 
-@app.route("/v1/regions/{regionId}/notification", methods=["PUT"], content_types=BODY_TYPES)
+@app.route("/v1/regions/{regionId}/notification", methods=["PUT"], content_types=BODY_TYPES, authorizer=AUTHORIZER)
 @jdcloud_call
 def set_notification(regionId: str) -> None:
     body = api.parse_json_body(app.current_request.raw_body)
@@ -54,13 +59,13 @@ def set_notification(regionId: str) -> None:
                          services.get_sender(), regionId, body)
 
 
-@app.route("/v1/regions/{regionId}/notification", methods=["GET"])
+@app.route("/v1/regions/{regionId}/notification", methods=["GET"], authorizer=AUTHORIZER)
 @jdcloud_call
 def get_notification(regionId: str) -> dict[str, Any]:
     return api.get_notification(services.get_store(), regionId)
 
 
-@app.route("/v1/openapi.json", methods=["GET"])
+@app.route("/v1/openapi.json", methods=["GET"], authorizer=AUTHORIZER)
 def openapi_document() -> Response:
     return plain(openapi.document())
 

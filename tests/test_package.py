@@ -180,8 +180,18 @@ def test_sam_puts_iam_auth_on_every_route(template: dict[str, Any], monkeypatch:
     methods = [(path, method, spec) for path, item in body["paths"].items() for method, spec in item.items()]
     assert len(methods) >= 3
     for path, method, spec in methods:
-        assert spec.get("security") == [{"AWS_IAM": []}], f"{method.upper()} {path} is not IAM-authorized"
-    assert body["securityDefinitions"]["AWS_IAM"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+        assert spec.get("security") == [{"sigv4": []}], f"{method.upper()} {path} is not IAM-authorized"
+    assert body["securityDefinitions"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+
+
+def test_a_stage_that_checks_jdcloud_signatures_has_no_iam_auth() -> None:
+    """MPS_API_AUTH=jdcloud in a stage's environment leaves the routes to the app's own check."""
+    script = "import app, json; print(json.dumps([type(r.authorizer).__name__ for m in app.app.routes.values() " \
+             "for r in m.values()]))"
+    for setting, expected in (("jdcloud", "NoneType"), ("iam", "IAMAuthorizer")):
+        run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True,
+                             env={**os.environ, "MPS_API_AUTH": setting})
+        assert set(json.loads(run.stdout)) == {expected}
 
 
 def test_table_mirrors_the_store(template: dict[str, Any]) -> None:
