@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test package clean
+.PHONY: demo serve test package bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ package: $(STAMP)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --stage $(or $(STAGE),dev) \
 		--merge-template infra/template.json build/package/
 	$(BIN)/cfn-lint build/package/sam.json
+
+# Range reads against download-then-extract, side by side (prints medians and ratios).
+bench: $(STAMP)
+	$(BIN)/python -m bench.range_reads
 
 clean:
 	rm -rf $(VENV) build demo-output
