@@ -5,6 +5,7 @@ import os
 from typing import Any
 
 from chalice import Chalice, IAMAuthorizer, Response
+from chalice.app import Request
 
 from chalicelib import api, openapi, services, triggers
 from chalicelib.envelope import front_door, jdcloud_call, plain
@@ -26,6 +27,13 @@ NOTIFY_QUEUE = os.environ.get("MPS_NOTIFY_QUEUE", "mps-thumbnail-notify")
 UPLOAD_QUEUE = os.environ.get("MPS_UPLOAD_QUEUE", "mps-thumbnail-uploads")
 
 
+def current_request() -> Request:
+    """The request of the route being served (Chalice sets it before every route call)."""
+    request = app.current_request
+    assert request is not None
+    return request
+
+
 @app.middleware("http")
 def jdcloud_front_door(event: Any, get_response: Any) -> Any:
     return front_door(event, get_response, services.get_verifier())
@@ -34,7 +42,7 @@ def jdcloud_front_door(event: Any, get_response: Any) -> Any:
 @app.route("/v1/regions/{regionId}/thumbnail", methods=["POST"], content_types=BODY_TYPES, authorizer=AUTHORIZER)
 @jdcloud_call
 def create_thumbnail_task(regionId: str) -> dict[str, Any]:
-    body = api.parse_json_body(app.current_request.raw_body)
+    body = api.parse_json_body(current_request().raw_body)
     return api.create_thumbnail_task(services.get_store(), services.get_dispatcher(), regionId, body,
                                      get_settings().max_count)
 
@@ -48,13 +56,13 @@ def get_thumbnail_task(regionId: str, taskId: str) -> dict[str, Any]:
 @app.route("/v1/regions/{regionId}/thumbnail", methods=["GET"], authorizer=AUTHORIZER)
 @jdcloud_call
 def list_thumbnail_task(regionId: str) -> dict[str, Any]:
-    return api.list_thumbnail_tasks(services.get_store(), regionId, app.current_request.query_params or {})
+    return api.list_thumbnail_tasks(services.get_store(), regionId, current_request().query_params or {})
 
 
 @app.route("/v1/regions/{regionId}/notification", methods=["PUT"], content_types=BODY_TYPES, authorizer=AUTHORIZER)
 @jdcloud_call
 def set_notification(regionId: str) -> None:
-    body = api.parse_json_body(app.current_request.raw_body)
+    body = api.parse_json_body(current_request().raw_body)
     api.set_notification(services.get_store(), services.get_delivery(), services.get_endpoint_policy(),
                          services.get_sender(), regionId, body)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.delivery import Delivery, region_settings
@@ -31,7 +32,7 @@ class Unavailable(ApiError):
     canonical = "UNAVAILABLE"
 
 
-def parse_json_body(raw: bytes | None) -> Any:
+def parse_json_body(raw: str | bytes | None) -> Any:
     if not raw:
         raise InvalidArgument("the request body is required (a JSON ThumbnailTask)")
     try:
@@ -68,7 +69,7 @@ def get_thumbnail_task(store: TaskStore, region_id: str, task_id: str) -> dict[s
     return {"thumbnailTask": store.get(task_id, validate_region(region_id)).to_api()}
 
 
-def _time_bound(query: dict[str, str], name: str) -> int | None:
+def _time_bound(query: Mapping[str, str], name: str) -> int | None:
     value = query.get(name)
     if value is None or value == "":
         return None
@@ -78,7 +79,7 @@ def _time_bound(query: dict[str, str], name: str) -> int | None:
         raise InvalidArgument(f"{name} must be a time like 2024-01-01T00:00:00.000Z") from None
 
 
-def list_thumbnail_tasks(store: TaskStore, region_id: str, query: dict[str, str]) -> dict[str, Any]:
+def list_thumbnail_tasks(store: TaskStore, region_id: str, query: Mapping[str, str]) -> dict[str, Any]:
     """Newest first; marker is the taskID to continue after; begin and end bound createdTime (inclusive)."""
     validate_region(region_id)
     status = query.get("status") or None

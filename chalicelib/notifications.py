@@ -99,7 +99,7 @@ class EndpointPolicy:
         except (socket.gaierror, UnicodeError, ValueError):
             raise InvalidArgument("endpoint's host does not resolve") from None
         for info in infos:
-            refused = self._refused_class(ipaddress.ip_address(info[4][0].split("%")[0]))
+            refused = self._refused_class(ipaddress.ip_address(str(info[4][0]).split("%")[0]))
             if refused:
                 raise InvalidArgument(f"endpoint resolves to a {refused} address, which this stage refuses")
 

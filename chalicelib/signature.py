@@ -270,7 +270,7 @@ def load_access_keys(raw: str | None) -> dict[str, str]:
         return {}
     try:
         parsed = json.loads(raw)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         # The decoder's message gives the position only, never the text.
         raise ValueError(f"MPS_ACCESS_KEYS is not valid JSON ({exc.msg} at char {exc.pos})") from None
     if not isinstance(parsed, dict):
