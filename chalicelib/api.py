@@ -9,7 +9,7 @@ from typing import Any
 
 from chalicelib.delivery import Delivery, region_settings
 from chalicelib.dispatch import DispatchFailed, Dispatcher
-from chalicelib.errors import ApiError, InvalidArgument
+from chalicelib.errors import ApiError, InvalidArgument, NotFound
 from chalicelib.model import ERROR, PENDING, RUNNING, SUCCESS, Task, TaskSpec, format_time, new_task_id, now_ms, \
     parse_time, task_id_bounds
 from chalicelib.notifications import EndpointPolicy, Sender, confirm_subscription, parse_settings
@@ -66,7 +66,10 @@ def create_thumbnail_task(store: TaskStore, dispatcher: Dispatcher, region_id: s
 
 
 def get_thumbnail_task(store: TaskStore, region_id: str, task_id: str) -> dict[str, Any]:
-    return {"thumbnailTask": store.get(task_id, validate_region(region_id)).to_api()}
+    validate_region(region_id)
+    if not TASK_ID_PATTERN.match(task_id):  # the table holds other records under other keys
+        raise NotFound(f"thumbnail task {task_id} not found")
+    return {"thumbnailTask": store.get(task_id, region_id).to_api()}
 
 
 def _time_bound(query: Mapping[str, str], name: str) -> int | None:

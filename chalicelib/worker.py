@@ -100,26 +100,35 @@ def _produce(task: Task, settings: Settings) -> list[str]:
     rule = spec.rule
     times = plan_times(rule.mode, rule.startTimeInSecond, rule.endTimeInSecond, rule.count, info.duration)
     size = output_size(info, spec.target.widthInPixel, spec.target.heightInPixel)
-    with ThreadPoolExecutor(max_workers=settings.extract_concurrency) as pool:
-        images = list(pool.map(
-            lambda t: extract_frame(url, t, rule.keyFrame, size, spec.target.format, budget()), times))
-    return _upload(s3, task, images)
-
-
-def _upload(s3: Any, task: Task, images: list[bytes]) -> list[str]:
-    """Writes every image or none: a failed write removes the ones already written."""
-    target = task.spec.target
     written: list[str] = []
     try:
-        for index, image in enumerate(images, start=1):
-            key = output_key(task, index)
-            s3.put_object(Bucket=target.destBucket, Key=key, Body=image, ContentType=FORMATS[target.format])
-            written.append(key)
-    except (ClientError, BotoCoreError) as exc:
-        for key in written:
-            try:
-                s3.delete_object(Bucket=target.destBucket, Key=key)
-            except (ClientError, BotoCoreError):
-                log.warning("could not remove partial output s3://%s/%s", target.destBucket, key)
-        raise TaskFailed(ErrorCode.OUTPUT_WRITE_FAILED, f"writing to s3://{target.destBucket} failed: {exc}") from exc
+        with ThreadPoolExecutor(max_workers=settings.extract_concurrency) as pool:
+            images = pool.map(lambda t: extract_frame(url, t, rule.keyFrame, size, spec.target.format, budget()),
+                              times)
+            # Each image goes up as soon as it is out, so memory holds a few images, not `count`.
+            for index, image in enumerate(images, start=1):
+                written.append(_put(s3, task, index, image))
+    except BaseException:
+        _remove(s3, task.spec.target.destBucket, written)
+        raise
     return written
+
+
+def _put(s3: Any, task: Task, index: int, image: bytes) -> str:
+    target = task.spec.target
+    key = output_key(task, index)
+    try:
+        s3.put_object(Bucket=target.destBucket, Key=key, Body=image, ContentType=FORMATS[target.format])
+    except (ClientError, BotoCoreError) as exc:
+        raise TaskFailed(ErrorCode.OUTPUT_WRITE_FAILED, f"writing s3://{target.destBucket}/{key} failed: {exc}") \
+            from exc
+    return key
+
+
+def _remove(s3: Any, bucket: str, keys: list[str]) -> None:
+    """Takes back the images of a task that fails, so no half set is left behind."""
+    for key in keys:
+        try:
+            s3.delete_object(Bucket=bucket, Key=key)
+        except (ClientError, BotoCoreError):
+            log.warning("could not remove partial output s3://%s/%s", bucket, key)

@@ -158,8 +158,11 @@ def test_null_rule_and_defaults_spelled_out_are_accepted(api: Api, region: str) 
                                         "target.heightInPixel": 4096}))
 
 
-def test_unknown_task_is_404(api: Api, region: str) -> None:
-    assert_error(api.get(region, "0" * 32), 404, "NOT_FOUND", "0" * 32)
+@pytest.mark.parametrize("task_id", ["0" * 32, "not-a-task-id", "notification:{region}", "nonce:abc"])
+def test_unknown_task_is_404(api: Api, region: str, task_id: str) -> None:
+    """Including the keys under which the table keeps other records than tasks."""
+    api.http.put(f"{api.base_url}/v1/regions/{region}/notification", json={"enabled": False})
+    assert_error(api.get(region, task_id.format(region=region)), 404, "NOT_FOUND")
 
 
 def test_a_task_is_invisible_from_another_region(api: Api, region: str) -> None:
