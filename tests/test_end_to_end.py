@@ -17,6 +17,7 @@ from chalicelib.model import Task, format_time, new_task_id, now_ms
 from chalicelib.services import get_store
 from chalicelib.validation import parse_task_spec
 from chalicelib.worker import handle_event
+from local.rangeserver import RangeServer
 from tests.conftest import SHARED_MEDIA, Api, upload
 from tests.test_shared_media import DECODABLE, FAILING
 from tests.videos import TestVideo, image_size, make_video, read_frame_number
@@ -189,3 +190,27 @@ def test_shared_media_through_the_api(api: Api, s3: Any, bucket: str, region: st
     assert len(got) == 3
     assert {image_size(image) for image in got} == {(width, height)}
     assert all(re.fullmatch(rf"out/thumb-{task['taskID']}-000[123]\.jpg", k) for k in task["target"]["keys"])
+
+
+def test_a_hostile_source_reads_nothing_but_itself(api: Api, s3: Any, bucket: str, region: str,
+                                                   numbered_video: TestVideo, video_dir: Path) -> None:
+    """A playlist, a concat script and an ffconcat file that point at a local file and at another URL."""
+    bait = RangeServer(numbered_video.path.parent)
+    try:
+        elsewhere = bait.url(numbered_video.path.name)
+        sources = {
+            "playlist.m3u8": f"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\n{elsewhere}\n#EXTINF:4.0,\n"
+                             f"file://{numbered_video.path}\n#EXT-X-ENDLIST\n",
+            "list.ffconcat": f"ffconcat version 1.0\nfile '{elsewhere}'\nfile '{numbered_video.path}'\n",
+            "concat.mp4": f"concat:{numbered_video.path}|{numbered_video.path}",
+        }
+        for name, text in sources.items():
+            path = video_dir / name
+            path.write_text(text)
+            started = time.monotonic()
+            task = run(api, s3, bucket, region, upload(s3, bucket, path, f"hostile/{name}"), {"mode": "single"})
+            assert (task["status"], task["errorCode"]) == ("ERROR", int(ErrorCode.UNDECODABLE)), name
+            assert time.monotonic() - started < 30
+        assert bait.bytes_sent == 0
+    finally:
+        bait.stop()
