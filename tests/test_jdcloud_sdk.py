@@ -165,3 +165,23 @@ def test_tampered_or_unsigned_requests_are_401_and_create_nothing(endpoint: str,
     assert answer.headers["x-jdcloud-request-id"] == answer.json()["requestId"]
     for name in (region, region + "x"):
         assert listing(endpoint, name).result["thumbnailQuery"]["taskList"] == []
+
+
+def test_access_keys_can_come_from_the_secret_store(endpoint: str, stack: Any, region: str) -> None:
+    """On AWS the keys live in Secrets Manager (MPS_ACCESS_KEYS_SECRET), never in the repository."""
+    secrets = stack.emulator.client("secretsmanager")
+    name = f"mps-thumbnail-keys-{region}"
+    secrets.create_secret(Name=name, SecretString=json.dumps({"AKFROMSECRET": "secret-from-store"}))
+    keys_in_env = os.environ.pop("MPS_ACCESS_KEYS", None)  # the module's keys would take precedence
+    os.environ["MPS_ACCESS_KEYS_SECRET"] = name
+    services.reset()
+    try:
+        good = create(endpoint, region, "in", "a.mp4", access_key="AKFROMSECRET", secret="secret-from-store")
+        assert good.error is None, (good.error.code, good.error.message)
+        stale = create(endpoint, region, "in", "a.mp4", access_key=ACCESS_KEY, secret=SECRET)
+        assert (stale.error.code, stale.error.status) == (401, "UNAUTHENTICATED")
+    finally:
+        del os.environ["MPS_ACCESS_KEYS_SECRET"]
+        if keys_in_env is not None:
+            os.environ["MPS_ACCESS_KEYS"] = keys_in_env
+        services.reset()
