@@ -16,10 +16,10 @@ import boto3
 from chalice.config import Config
 from chalice.local import LocalDevServer, create_local_server
 
+from app import NOTIFY_QUEUE, app, deliver_notifications, start_triggered_tasks
 from chalicelib import services
 from chalicelib.settings import get_settings
 from chalicelib.store import create_table
-from app import NOTIFY_QUEUE, app, start_triggered_tasks
 from chalicelib.triggers import configured_triggers
 from local.emulator import Emulator
 from local.queues import QueuePoller
@@ -40,11 +40,10 @@ class LocalStack:
         self._api_port = api_port
         self._host = host
         self._server: LocalDevServer | None = None
-        self._thread: threading.Thread | None = None
         self.api_url = ""
         self._pollers: list[QueuePoller] = []
         # S3 triggers (chalicelib.triggers): this list, else MPS_TRIGGERS from the environment.
-        self._triggers = triggers
+        self._trigger_config = triggers
         self.triggers: TriggerFeed | None = None
 
     def start(self) -> "LocalStack":
@@ -58,11 +57,11 @@ class LocalStack:
         settings = get_settings()
         create_table(boto3.resource("dynamodb", endpoint_url=self.emulator.url, region_name=settings.aws_region),
                      settings.table_name)
-        self._pollers.append(QueuePoller(self.emulator.client("sqs"), notify_queue,
-                                         lambda body: services.require_delivery().handle(body)).start())
+        self._pollers.append(QueuePoller(self.emulator.client("sqs"), notify_queue, deliver_notifications,
+                                         settings.aws_region).start())
 
-        if self._triggers is not None:
-            os.environ["MPS_TRIGGERS"] = json.dumps(self._triggers)
+        if self._trigger_config is not None:
+            os.environ["MPS_TRIGGERS"] = json.dumps(self._trigger_config)
         watched = configured_triggers(settings)
         if watched:
             self.triggers, poller = start_triggers(self.emulator.client("s3"), self.emulator.client("sqs"), watched,
@@ -73,8 +72,7 @@ class LocalStack:
         self._server = create_local_server(app, config, self._host, self._api_port)
         host, port = self._server.server.server_address[:2]
         self.api_url = f"http://{host}:{port}"
-        self._thread = threading.Thread(target=self._server.server.serve_forever, daemon=True, name="api")
-        self._thread.start()
+        threading.Thread(target=self._server.server.serve_forever, daemon=True, name="api").start()
         return self
 
     def stop(self) -> None:

@@ -7,18 +7,16 @@ visibility timeout and, after MAX_RECEIVES tries, moves to a dead-letter queue, 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from chalicelib.triggers import Trigger
-from local.queues import QueuePoller
+from local.queues import QueuePoller, SqsHandler, queue_arn
 
 QUEUE = "mps-thumbnail-local-uploads"
 DEAD_LETTERS = "mps-thumbnail-local-uploads-dead-letters"
@@ -33,48 +31,36 @@ def _ensure_bucket(s3: Any, name: str) -> None:
         s3.create_bucket(Bucket=name)
 
 
-def wire_buckets(s3: Any, sqs: Any, triggers: tuple[Trigger, ...]) -> tuple[str, str]:
+def wire_buckets(s3: Any, sqs: Any, triggers: tuple[Trigger, ...]) -> str:
     """Creates missing watched and target buckets, the queue, and each watched bucket's notification.
 
-    Returns the queue's URL and ARN.
+    Returns the queue's URL.
     """
-    dead_url = sqs.create_queue(QueueName=DEAD_LETTERS)["QueueUrl"]
-    dead_arn = sqs.get_queue_attributes(QueueUrl=dead_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    dead_arn = queue_arn(sqs, sqs.create_queue(QueueName=DEAD_LETTERS)["QueueUrl"])
     url = sqs.create_queue(QueueName=QUEUE, Attributes={
         "VisibilityTimeout": str(VISIBILITY_SECONDS),
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": MAX_RECEIVES}),
     })["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    arn = queue_arn(sqs, url)
     for bucket in sorted({t.bucket for t in triggers} | {t.target["destBucket"] for t in triggers}):
         _ensure_bucket(s3, bucket)
     for bucket in sorted({t.bucket for t in triggers}):
         # Everything created in the bucket is sent; the handler matches prefixes and suffixes.
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
             "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
-    return url, arn
-
-
-def lambda_event(body: str, queue_arn: str, region: str) -> dict[str, Any]:
-    """One SQS message body in the shape Lambda hands it to a function."""
-    return {"Records": [{
-        "messageId": str(uuid.uuid4()), "receiptHandle": "local", "body": body, "attributes": {},
-        "messageAttributes": {}, "md5OfBody": hashlib.md5(body.encode()).hexdigest(), "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn, "awsRegion": region,
-    }]}
+    return url
 
 
 class TriggerFeed:
-    """Hands message bodies to the app's SQS handler `handler(event, context)`; keeps the outcomes it returns."""
+    """Wraps the app's SQS handler `handler(event, context)` and keeps the outcomes it returns (for tests)."""
 
-    def __init__(self, handler: Callable[[dict[str, Any], Any], Any], queue_arn: str, region: str) -> None:
+    def __init__(self, handler: SqsHandler) -> None:
         self._handler = handler
-        self._arn = queue_arn
-        self._region = region
         self._lock = threading.Lock()
         self._outcomes: list[dict[str, Any]] = []
 
-    def __call__(self, body: str) -> None:
-        result = self._handler(lambda_event(body, self._arn, self._region), None)
+    def __call__(self, event: dict[str, Any], context: Any) -> None:
+        result = self._handler(event, context)
         with self._lock:
             self._outcomes.extend(result or [])
 
@@ -96,8 +82,8 @@ class TriggerFeed:
 
 
 def start_triggers(s3: Any, sqs: Any, triggers: tuple[Trigger, ...], region: str,
-                   handler: Callable[[dict[str, Any], Any], Any]) -> tuple[TriggerFeed, QueuePoller]:
+                   handler: SqsHandler) -> tuple[TriggerFeed, QueuePoller]:
     """Wires the watched buckets to a queue and starts polling it into `handler`."""
-    url, arn = wire_buckets(s3, sqs, triggers)
-    feed = TriggerFeed(handler, arn, region)
-    return feed, QueuePoller(sqs, url, feed).start()
+    url = wire_buckets(s3, sqs, triggers)
+    feed = TriggerFeed(handler)
+    return feed, QueuePoller(sqs, url, feed, region).start()
