@@ -19,8 +19,7 @@ DETAIL_TYPE = "Thumbnail Task Finished"
 def finished_entry(task: Task) -> dict[str, Any]:
     """The PutEvents entry of a finished task; a rule matches it on source and detail-type."""
     api = task.to_api()
-    detail = {"taskID": task.taskID, "regionId": task.regionId, "status": task.status,
-              "errorCode": task.errorCode, "keys": api["target"]["keys"], "source": api["source"],
+    detail = {**task.outcome(), "regionId": task.regionId, "source": api["source"],
               "target": {name: value for name, value in api["target"].items() if name != "keys"}}
     return {"EventBusName": EVENT_BUS, "Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": json.dumps(detail),
             "Resources": []}

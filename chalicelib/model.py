@@ -1,6 +1,7 @@
 """The ThumbnailTask as the API and the store see it."""
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from dataclasses import dataclass, field, replace
@@ -66,6 +67,11 @@ class Task:
     def with_keys(self, keys: list[str]) -> "Task":
         return replace(self, spec=replace(self.spec, target=replace(self.spec.target, keys=tuple(keys))))
 
+    def outcome(self) -> dict[str, Any]:
+        """How the task ended, as notifications and completion events tell it."""
+        return {"taskID": self.taskID, "status": self.status, "errorCode": self.errorCode,
+                "keys": list(self.spec.target.keys)}
+
     def to_api(self) -> dict[str, Any]:
         """The ThumbnailTask object of the JD Cloud API."""
         spec = self.spec
@@ -115,9 +121,23 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def new_task_id(epoch_ms: int) -> str:
-    """32 hex characters: creation time in ms, then 80 random bits; sorts by creation time."""
-    return f"{epoch_ms:012x}{secrets.token_hex(10)}"
+TASK_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+
+
+def new_task_id(epoch_ms: int, tail: str | None = None) -> str:
+    """32 hex characters: creation time in ms, then 80 bits (random unless `tail` gives them).
+
+    IDs sort by creation time, and listThumbnailTask's begin/end become a key range.
+    """
+    tail = secrets.token_hex(10) if tail is None else tail
+    if len(tail) != 20:
+        raise ValueError("a task ID tail is 20 hex digits")
+    return task_id_time_prefix(epoch_ms) + tail
+
+
+def task_id_time(task_id: str) -> int:
+    """The creation time, in epoch ms, that a task ID starts with."""
+    return int(task_id[:12], 16)
 
 
 def task_id_time_prefix(epoch_ms: int) -> str:

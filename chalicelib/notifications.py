@@ -149,8 +149,7 @@ def confirm_subscription(sender: Sender, endpoint: str, region_id: str) -> None:
 
 def message_body(task: Task, content_format: str) -> bytes:
     """SIMPLIFIED: the outcome alone; JSON: the outcome in an envelope with the whole task."""
-    outcome = {"taskID": task.taskID, "status": task.status, "errorCode": task.errorCode,
-               "keys": list(task.spec.target.keys)}
+    outcome = task.outcome()
     if content_format == "SIMPLIFIED":
         return json.dumps(outcome).encode()
     return json.dumps({"messageId": uuid.uuid4().hex, "eventType": EVENTS[0], "regionId": task.regionId,

@@ -14,8 +14,20 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import NotFound
-from chalicelib.model import (ERROR, PENDING, RUNNING, SUCCESS, Rule, Source, Target, Task,
-                              TaskSpec, format_time, now_ms)
+from chalicelib.model import (
+    ERROR,
+    PENDING,
+    RUNNING,
+    SUCCESS,
+    TASK_ID_PATTERN,
+    Rule,
+    Source,
+    Target,
+    Task,
+    TaskSpec,
+    format_time,
+    now_ms,
+)
 
 REGION_INDEX = "byRegion"
 # Region settings share the table under keys no task ID can take; they carry no regionId
@@ -140,8 +152,10 @@ class TaskStore:
                 raise
 
     def get(self, task_id: str, region_id: str | None = None) -> Task:
-        """The task, or NotFound (also when it belongs to another region)."""
-        raw = self._table.get_item(Key={"taskID": task_id}, ConsistentRead=True).get("Item")
+        """The task, or NotFound (also when it belongs to another region, or the key holds no task)."""
+        raw = None
+        if TASK_ID_PATTERN.match(task_id):  # notification settings and nonces live under other keys
+            raw = self._table.get_item(Key={"taskID": task_id}, ConsistentRead=True).get("Item")
         if raw is None or (region_id is not None and raw["regionId"] != region_id):
             raise NotFound(f"thumbnail task {task_id} not found")
         return _from_item(raw)

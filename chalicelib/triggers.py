@@ -35,7 +35,7 @@ from urllib.parse import unquote_plus
 from chalicelib.api import submit_task
 from chalicelib.dispatch import Dispatcher
 from chalicelib.errors import InvalidArgument
-from chalicelib.model import PENDING, parse_time
+from chalicelib.model import PENDING, TASK_ID_PATTERN, new_task_id, parse_time
 from chalicelib.settings import Settings
 from chalicelib.store import TaskExists, TaskStore
 from chalicelib.validation import FORMATS, parse_task_spec, validate_region
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 ENV_VAR = "MPS_TRIGGERS"
 FIELDS = frozenset({"bucket", "prefix", "suffix", "regionId", "rule", "target"})
-OUTPUT_KEY = re.compile(r"-[0-9a-f]{32}-[0-9]{4}\.(?:" + "|".join(FORMATS) + r")$")
+OUTPUT_KEY = re.compile(r"-" + TASK_ID_PATTERN.pattern.strip("^$") + r"-[0-9]{4}\.(?:" + "|".join(FORMATS) + r")$")
 
 CREATED, DUPLICATE, REDISPATCHED, THUMBNAIL, UNWATCHED, INVALID = (
     "created", "duplicate", "redispatched", "thumbnail", "unwatched", "invalid")
@@ -95,7 +95,7 @@ class Upload:
         identity = [self.bucket, self.key, self.version_id or "", self.sequencer or f"etag:{self.etag}",
                     trigger.fingerprint()]
         digest = hashlib.sha256("\0".join(identity).encode()).hexdigest()
-        return f"{parse_time(self.event_time):012x}{digest[:20]}"
+        return new_task_id(parse_time(self.event_time), tail=digest[:20])
 
 
 @dataclass(frozen=True)

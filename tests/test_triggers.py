@@ -17,7 +17,7 @@ import pytest
 
 from chalicelib import services
 from chalicelib.events import DETAIL_TYPE, SOURCE, publish_finished
-from chalicelib.model import format_time, now_ms
+from chalicelib.model import format_time, now_ms, parse_time
 from chalicelib.triggers import TriggerConfigError, parse_triggers
 from local.stack import LocalStack
 from local.triggers import QUEUE, TriggerFeed
@@ -67,6 +67,10 @@ def test_upload_into_watched_bucket_makes_thumbnails(s3: Any, api: Api, feed: Tr
         assert s3.head_object(Bucket=THUMBNAILS, Key=output)["ContentType"] == "image/jpeg"
     origin = services.get_store().get(task["taskID"]).trigger
     assert origin["bucket"] == WATCHED and origin["key"] == key and origin["eventTime"].endswith("Z")
+    # The task ID starts with the event time, and createdTime agrees, so begin/end listings find it.
+    assert task["createdTime"] == format_time(parse_time(origin["eventTime"]))
+    bounded = api.list(REGION, f"begin={task['createdTime']}&end={task['createdTime']}").json()["result"]
+    assert task["taskID"] in [t["taskID"] for t in bounded["thumbnailQuery"]["taskList"]]
 
 
 def test_thumbnails_written_into_a_watched_bucket_start_nothing(s3: Any, api: Api, feed: TriggerFeed,
