@@ -63,11 +63,9 @@ def enveloped(response: Response) -> Response:
     """Re-shapes an answer Chalice made itself (415, 405, ...) into the error envelope."""
     if REQUEST_ID_HEADER in response.headers:
         return response
-    error = ApiError(_foreign_message(response.body))
-    error.status_code = response.status_code
-    error.canonical = CANONICAL.get(response.status_code, "INVALID_ARGUMENT" if response.status_code < 500
-                                    else "INTERNAL")
-    return failure(new_request_id(), error)
+    status = response.status_code
+    canonical = CANONICAL.get(status, "INVALID_ARGUMENT" if status < 500 else "INTERNAL")
+    return failure(new_request_id(), ApiError(_foreign_message(response.body), status, canonical))
 
 
 def _foreign_message(body: Any) -> str:

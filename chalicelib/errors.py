@@ -10,9 +10,13 @@ class ApiError(Exception):
     status_code = 500
     canonical = "INTERNAL"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, status_code: int | None = None, canonical: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+        if canonical is not None:
+            self.canonical = canonical
 
 
 class InvalidArgument(ApiError):

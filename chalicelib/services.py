@@ -15,13 +15,9 @@ from chalicelib.signature import SignatureVerifier, load_access_keys
 from chalicelib.store import NonceTable, TaskStore
 
 
+@lru_cache(maxsize=None)
 def client(service: str) -> Any:
     """A boto3 client honouring the configured endpoint (the emulator on the local stack)."""
-    return _client(service)
-
-
-@lru_cache(maxsize=None)
-def _client(service: str) -> Any:
     settings = get_settings()
     config = Config(retries={"mode": "standard", "max_attempts": 3},
                     s3={"addressing_style": "path"} if settings.endpoint_url else None,
@@ -95,7 +91,7 @@ def require_delivery() -> Delivery:
 def reset() -> None:
     """Forgets settings and every client, so a changed environment takes effect (local stack, tests)."""
     get_settings.cache_clear()
-    _client.cache_clear()
+    client.cache_clear()
     _table.cache_clear()
     get_store.cache_clear()
     get_verifier.cache_clear()

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import hmac
 import heapq
+import hmac
 import json
 import re
 import threading

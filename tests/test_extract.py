@@ -8,8 +8,8 @@ import pytest
 
 from chalicelib.errors import ErrorCode, TaskFailed
 from chalicelib.extract import extract_frame
-from chalicelib.model import FORMATS
 from chalicelib.ffmpeg import ffmpeg_exe
+from chalicelib.model import FORMATS
 from chalicelib.planning import plan_times
 from chalicelib.probe import probe
 from chalicelib.sizing import output_size

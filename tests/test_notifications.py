@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from chalicelib.errors import InvalidArgument
-from chalicelib.notifications import EndpointPolicy, retry_delay
 from chalicelib.model import now_ms
+from chalicelib.notifications import EndpointPolicy, retry_delay
 from tests.conftest import Api, upload
 from tests.receiver import Receiver
 from tests.test_api import assert_error

@@ -15,8 +15,8 @@ import pytest
 from chalicelib.errors import ErrorCode, TaskFailed
 from chalicelib.ffmpeg import ffmpeg_exe, input_args, run_ffmpeg
 from chalicelib.probe import probe
-from tests.conftest import presigned_url
 from tests import videos
+from tests.conftest import presigned_url
 from tests.videos import make_video
 
 
