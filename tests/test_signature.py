@@ -238,12 +238,21 @@ def test_default_port_is_left_out_of_the_signed_host() -> None:
 
 # (c) Each way a request is refused.
 
-def test_missing_authorization_is_rejected() -> None:
-    rejected(with_headers(sdk_signed("GET", LIST_URL), authorization=None), "Authorization header is missing")
+# One header changed after the SDK signed a list request, and the message that says why.
+HEADER_CHANGES = [
+    ("authorization", None, "Authorization header is missing"),
+    ("authorization", "JDCLOUD3-HMAC-SHA256 garbage", "malformed"),
+    ("host", "evil.example.com", "signature does not match"),
+    ("host", None, "host"),
+    ("x_jdcloud_date", None, "x-jdcloud-date header is missing"),
+    ("x_jdcloud_date", "2024-01-01T00:00:00Z", "yyyymmddTHHMMSSZ"),
+    ("x_jdcloud_nonce", None, "x-jdcloud-nonce header is missing"),
+]
 
 
-def test_garbled_authorization_is_rejected() -> None:
-    rejected(with_headers(sdk_signed("GET", LIST_URL), authorization="JDCLOUD3-HMAC-SHA256 garbage"), "malformed")
+@pytest.mark.parametrize("header, value, fragment", HEADER_CHANGES, ids=[f"{c[0]}={c[1]}" for c in HEADER_CHANGES])
+def test_a_changed_header_is_rejected(header: str, value: str | None, fragment: str) -> None:
+    rejected(with_headers(sdk_signed("GET", LIST_URL), **{header: value}), fragment)
 
 
 def test_authorization_without_signature_is_rejected() -> None:
@@ -310,25 +319,9 @@ def test_added_query_parameter_is_rejected() -> None:
     rejected(replace(request, query=dict(request.query, marker=["abc"])), "signature does not match")
 
 
-def test_tampered_host_is_rejected() -> None:
-    rejected(with_headers(sdk_signed("GET", LIST_URL), host="evil.example.com"), "signature does not match")
-
-
-def test_missing_host_is_rejected() -> None:
-    rejected(with_headers(sdk_signed("GET", LIST_URL), host=None), "host")
-
-
 def test_tampered_signed_content_type_is_rejected() -> None:
     request = sdk_signed("POST", THUMBNAIL, CREATE_BODY)
     rejected(with_headers(request, content_type="text/plain"), "signature does not match")
-
-
-def test_missing_date_is_rejected() -> None:
-    rejected(with_headers(sdk_signed("GET", LIST_URL), x_jdcloud_date=None), "x-jdcloud-date header is missing")
-
-
-def test_garbled_date_is_rejected() -> None:
-    rejected(with_headers(sdk_signed("GET", LIST_URL), x_jdcloud_date="2024-01-01T00:00:00Z"), "yyyymmddTHHMMSSZ")
 
 
 def test_date_older_than_fifteen_minutes_is_rejected() -> None:
@@ -359,10 +352,6 @@ def test_scope_date_other_than_the_date_header_is_rejected() -> None:
     auth = request.headers["authorization"]
     scope_date = parse_authorization(auth).date
     rejected(with_headers(request, authorization=auth.replace(f"/{scope_date}/", "/20000101/")), "scope date")
-
-
-def test_missing_nonce_is_rejected() -> None:
-    rejected(with_headers(sdk_signed("GET", LIST_URL), x_jdcloud_nonce=None), "x-jdcloud-nonce header is missing")
 
 
 def test_replayed_nonce_is_rejected() -> None:
