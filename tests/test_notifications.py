@@ -1,8 +1,10 @@
 """setNotification/getNotification and delivery to a real endpoint on loopback, through the durable queue."""
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -156,3 +158,26 @@ def test_retry_schedules() -> None:
     decay = [retry_delay("EXPONENTIAL_DECAY_RETRY", n, first) for n in range(1, 13)]
     assert decay == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 512, 512]
     assert retry_delay("EXPONENTIAL_DECAY_RETRY", 200, first - 86_000_000) is None
+
+
+def test_redirects_are_not_followed(api: Api, region: str, receiver: Receiver) -> None:
+    """A 307 to an endpoint that would confirm: following it could reach addresses the check never saw."""
+    class Redirect(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(307)
+            self.send_header("Location", receiver.url)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        answer = put(api, region, {"enabled": True, "endpoint": f"http://127.0.0.1:{server.server_address[1]}/"})
+        assert_error(answer, 400, "INVALID_ARGUMENT", "endpoint", "confirm")
+        assert receiver.script.received == []
+    finally:
+        server.shutdown()
